@@ -26,7 +26,9 @@ from glossary.models import Change
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant will do: every writer on PostgreSQL takes this transaction lock before logging a
-# change, so change-log sequence numbers commit in order and a follower never skips one.
+# change, so change-log sequence numbers commit in order and a follower never skips one. Store.write
+# takes it when the transaction begins, before any row lock: a writer that locked rows first and
+# then waited for it could deadlock with one holding it and waiting for those rows.
 CHANGE_LOCK_KEY = 0x676C6F73
 # How far behind Store.term_seq may be for changes committed by another node (PostgreSQL): each
 # process reads the change log again at most this long after it last did, unless told sooner.
@@ -38,7 +40,8 @@ _markers: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
 
 
 class Store:
-    """One database: a read engine, and a write engine whose writers on SQLite lock at BEGIN."""
+    """One database: a read engine, and write transactions that take the write lock when they
+    begin (SQLite: BEGIN IMMEDIATE; PostgreSQL: the change lock), so writers never deadlock."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -64,6 +67,8 @@ class Store:
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         with self._write() as session, session.begin():
+            if not self.is_sqlite:
+                _take_change_lock(session)
             yield session
 
     def migrate(self) -> None:
@@ -186,11 +191,17 @@ def record_change(
     actor: str | None = None,
 ) -> None:
     """Append one row to the change log inside the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get("change_lock"):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOCK_KEY})
-        session.info["change_lock"] = True
+    if session.get_bind().dialect.name == "postgresql":
+        _take_change_lock(session)
     session.info["changed"] = True
     session.add(Change(entity=entity, entity_id=entity_id, op=op, summary=summary, actor=actor))
+
+
+def _take_change_lock(session: Session) -> None:
+    """Take the change lock for the rest of this PostgreSQL transaction (once)."""
+    if not session.info.get("change_lock"):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOCK_KEY})
+        session.info["change_lock"] = True
 
 
 @event.listens_for(Session, "after_commit")

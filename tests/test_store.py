@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import inspect, select
 
 from glossary.models import Change, Term
@@ -81,4 +84,53 @@ def test_change_log_is_written_with_the_change_or_not_at_all(database_url):
         assert len(session.scalars(select(Change)).all()) == 1
         assert last_change(session) == session.scalar(select(Change.seq))
         assert session.scalar(select(Term).where(Term.slug == "b")) is None
+    store.dispose()
+
+
+def test_writers_that_lock_rows_and_the_change_log_in_opposite_order_both_commit(database_url):
+    """One writer changes a row and logs the change afterwards; another logs first and changes
+    the same row afterwards (an ingest recounting a candidate while an editor decides it). On
+    PostgreSQL each waited for a lock the other held until the server killed one as a deadlock
+    (a 500 to its user); every write transaction now takes the change lock when it begins."""
+    store = Store(database_url)
+    store.migrate()
+    with store.write() as session:
+        term = Term(slug="a", name="A", type="place")
+        session.add(term)
+        session.flush()
+        record_change(session, "term", term.id, "upsert")
+        term_id = term.id
+    row_locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def rename_then_log() -> None:
+        try:
+            with store.write() as session:
+                session.get(Term, term_id).name = "First"
+                session.flush()
+                row_locked.set()
+                time.sleep(0.5)  # the other writer starts meanwhile
+                record_change(session, "term", term_id, "upsert")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            row_locked.set()
+
+    def log_then_rename() -> None:
+        row_locked.wait(10)
+        try:
+            with store.write() as session:
+                record_change(session, "term", term_id, "upsert")
+                session.get(Term, term_id).name = "Second"
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (rename_then_log, log_then_rename)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    with store.read() as session:
+        assert session.get(Term, term_id).name == "Second"
+        assert len(session.scalars(select(Change)).all()) == 3
     store.dispose()
