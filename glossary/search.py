@@ -1126,6 +1126,13 @@ class _Or(Or):
 
 
 def _query_words(cache: _TermCache, reader: object, qwords: list[str]) -> _QueryWords:
+    # A possessive typed without its apostrophe ("peoples security") is the label word it
+    # names when the glossary's labels know that word and not the typed one.
+    qwords = [
+        w[:-1] if len(w) > 3 and w[-1] == "s" and w not in cache.words and w[:-1] in cache.words
+        else w
+        for w in qwords
+    ]  # fmt: skip
     near = []
     for w in qwords:
         # A word the glossary already uses is not a typo: "police" is not "policy".

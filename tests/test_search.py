@@ -77,6 +77,20 @@ def test_hit_names_the_matched_former_label(store: Store, index_dir: Path) -> No
     assert hit.mention_count == 3
 
 
+@pytest.mark.parametrize(
+    "q", ["ministry of peoples security", "Ministry of Peoples' Security", "MINISTRY OF PEOPLE'S"]
+)
+def test_a_possessive_typed_without_its_apostrophe_still_names_the_former_label(
+    store: Store, index_dir: Path, q: str
+) -> None:
+    """Readers type "peoples" for "People's": the hit still says which label they meant."""
+    hit = search.search_terms(store, index_dir, q).hits[0]
+    assert (hit.slug, hit.matched_label) == (
+        "ministry-of-social-security",
+        "Ministry of People's Security",
+    )
+
+
 def test_hit_fields_and_snippet_highlight(store: Store, index_dir: Path) -> None:
     results = search.search_terms(store, index_dir, "secret police")
     hit = results.hits[0]
