@@ -27,9 +27,16 @@ def _sync_quietly(app: Flask) -> None:
     from glossary.search import ensure_indexes, sync_indexes
 
     store = get_store(app)
-    state = ensure_indexes(store, app.config["INDEX_DIR"])
+    rebuilt = ensure_indexes(store, app.config["INDEX_DIR"]) == "rebuilt"
     report = sync_indexes(store, app.config["INDEX_DIR"])
-    click.echo(f"search indexes: {state}; {report}", err=True)
+    if report.status == "ok":
+        wrote = f"{report.terms:,} term and {report.articles:,} article documents written"
+        said = f"up to date with change {report.seq:,} ({'rebuilt, ' if rebuilt else ''}{wrote})"
+    elif report.status == "busy":
+        said = "another process is writing them; they catch up at its next sync"
+    else:
+        said = "missing; `python -m glossary reindex` builds them"
+    click.echo(f"search indexes: {said}", err=True)
 
 
 def _import(items: list[dict], actor: str) -> terms.ImportReport:

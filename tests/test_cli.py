@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 from sqlalchemy import func, select
 
@@ -223,6 +224,8 @@ def test_ingest_from_a_real_subprocess(tmp_path, database_url):
     result = run_cli(tmp_path, "ingest", str(path), database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert "ingested 1 articles (1 new, 0 updated, 0 failed)" in result.stdout
+    assert re.search(r"search indexes: up to date with change [1-9][\d,]* \(", result.stderr)
+    assert "SyncReport" not in result.stderr
     missing = run_cli(tmp_path, "ingest", str(tmp_path / "nope.jsonl"), database_url=database_url)
     assert missing.returncode == 1
     assert "nope.jsonl" in missing.stderr
