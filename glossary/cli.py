@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -22,16 +23,23 @@ from glossary.store import get_store
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
 
-def _sync_quietly(app: Flask) -> None:
-    """Bring the search indexes up to date, saying what was done."""
+def _sync_quietly(app: Flask, started: float | None = None) -> None:
+    """Bring the search indexes up to date, saying what was done and how long it took (since
+    `started`, a perf_counter time, when the indexing began earlier)."""
     from glossary.search import ensure_indexes, sync_indexes
 
+    started = time.perf_counter() if started is None else started
     store = get_store(app)
     rebuilt = ensure_indexes(store, app.config["INDEX_DIR"]) == "rebuilt"
     report = sync_indexes(store, app.config["INDEX_DIR"])
     if report.status == "ok":
-        wrote = f"{report.terms:,} term and {report.articles:,} article documents written"
-        said = f"up to date with change {report.seq:,} ({'rebuilt, ' if rebuilt else ''}{wrote})"
+        details = ["rebuilt"] if rebuilt else []
+        if report.terms or report.articles:
+            details.append(
+                f"{report.terms:,} term and {report.articles:,} article documents written"
+            )
+        details.append(f"{time.perf_counter() - started:.1f} s")
+        said = f"up to date with change {report.seq:,} ({', '.join(details)})"
     elif report.status == "busy":
         said = "another process is writing them; they catch up at its next sync"
     else:
@@ -122,12 +130,16 @@ def ingest_command(paths: tuple[str, ...], no_sync: bool) -> None:
             click.echo(f"error: {message}", err=True)
         click.echo(report.summary())
     finally:
+        stored = time.perf_counter()
         if follower is not None:
             process, stop = follower
             stop.set()
-            process.join()
+            process.join(1.0)
+            if process.is_alive():  # it indexes what was stored faster than it could follow
+                click.echo("search indexes: catching up with the stored articles...", err=True)
+                process.join()
     if not no_sync:
-        _sync_quietly(app)
+        _sync_quietly(app, stored)
     if report.failed:
         sys.exit(1)
 
