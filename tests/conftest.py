@@ -7,6 +7,9 @@ import itertools
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,16 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def reach_every_worker(get_worker: Callable[[], int], workers: int, seconds: float = 30) -> set:
+    """The worker ids that answered get_worker() (a request naming its worker), asked by several
+    clients at once until all `workers` answered or time ran out. Requests one after another may
+    all land on one gunicorn worker (the kernel hands each connection to whichever worker waits);
+    while one is busy with a request, the next goes to another."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + seconds
+    with ThreadPoolExecutor(2 * workers) as pool:
+        while len(seen) < workers and time.monotonic() < deadline:
+            seen.update(pool.map(lambda _n: get_worker(), range(4 * workers)))
+    return seen

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 
 from glossary.search import index_status, reindex, search_articles, search_terms, sync_indexes
 from glossary.store import Store
-from tests.conftest import DATA, ROOT, cli_env, run_cli
+from tests.conftest import DATA, ROOT, cli_env, reach_every_worker, run_cli
 
 pytestmark = pytest.mark.slow
 PLACES = ["Pyongyang", "Sinuiju", "Hyesan", "Kaesong", "Rason", "Wonsan", "Chongjin"]
@@ -519,11 +519,7 @@ def test_index_lost_while_running_is_rebuilt(tmp_path, database_url, damage, fol
     server = Server(tmp_path, db, workers=2, GLOSSARY_FOLLOW_INTERVAL=follow)
     server.start()
     try:
-        served = set()
-        for _ in range(200):  # sequential requests land on both workers sooner or later
-            served.add(server.get("/healthz")["worker"])
-            if len(served) == 2:
-                break
+        served = reach_every_worker(lambda: server.get("/healthz")["worker"], 2)
         assert len(served) == 2, "both workers should have served before the damage"
         assert server.get("/api/search?q=Pyongyang")["items"][0]["slug"] == "pyongyang"
         if damage == "deleted":

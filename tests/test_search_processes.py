@@ -21,7 +21,7 @@ import pytest
 from glossary import create_app
 from glossary.gazetteer import forget_matchers
 from glossary.lookup import forget_tables
-from tests.conftest import DATA, app_config, run_cli
+from tests.conftest import DATA, app_config, reach_every_worker, run_cli
 from tests.test_reliability_concurrency import LOCK_WORDS
 from tests.test_reliability_crash import Server, write_jsonl
 
@@ -188,10 +188,7 @@ def served(tmp_path, database_url):
 
 def test_every_acknowledged_change_is_found_by_every_worker(served, tmp_path, database_url):
     server, probes, auth = served
-    workers: set[int] = set()
-    deadline = time.monotonic() + 20
-    while len(workers) < WORKERS and time.monotonic() < deadline:
-        workers.add(server.get("/healthz")["worker"])
+    workers = reach_every_worker(lambda: server.get("/healthz")["worker"], WORKERS)
     assert len(workers) == WORKERS and workers == set(server.worker_pids()), workers
     run = Run(server, probes, workers)
     stop = threading.Event()
