@@ -135,7 +135,7 @@ def ingest_command(paths: tuple[str, ...], no_sync: bool) -> None:
             process, stop = follower
             stop.set()
             process.join(1.0)
-            if process.is_alive():  # it indexes what was stored faster than it could follow
+            if process.is_alive():  # storing ran ahead of it: it is still indexing the rest
                 click.echo("search indexes: catching up with the stored articles...", err=True)
                 process.join()
     if not no_sync:

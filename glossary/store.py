@@ -67,7 +67,7 @@ class Store:
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         with self._write() as session, session.begin():
-            if not self.is_sqlite:
+            if self.write_engine.dialect.name == "postgresql":
                 _take_change_lock(session)
             yield session
 
