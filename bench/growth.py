@@ -196,4 +196,5 @@ def refresh_counts(store: Store, gen: Path) -> None:
         counts = _mention_counts(s, ids)
     ix = whoosh_index.open_dir(str(gen / "counts"))
     _replace(ix, "tid", set(counts), [list(counts)],
-             lambda _chunk: (counts_document(t, n) for t, n in counts.items()), 60.0)  # fmt: skip
+             lambda _chunk: (counts_document(t, n) for t, n in counts.items()), 60.0,
+             scan=True)  # fmt: skip

@@ -465,7 +465,7 @@ def _apply(
             counts = _mention_counts(session, recount)
             _replace(ixs["counts"], "tid", recount, [recount],
                      lambda _chunk: (counts_document(t, n) for t, n in counts.items()),
-                     lock_timeout)  # fmt: skip
+                     lock_timeout, scan=True)  # fmt: skip
         _advance(gen, seqs, counts=end, recount=[])
     changed_terms = pending["terms"][0]
     if seqs["terms"] < end:
@@ -512,12 +512,27 @@ def _replace(
     docs: Callable[[object], Iterable[dict]],
     timeout: float,
     writer_args: dict = WRITER,
+    *,
+    scan: bool = False,
 ) -> None:
-    """One writer and one commit: delete the documents of the ids that have one (one query),
-    then add the documents of each chunk of ids."""
+    """One writer and one commit: delete the documents of the ids that have one, then add the
+    documents of each chunk of ids. The documents to delete are found by one query, or with
+    `scan` (an index of few, small documents) by reading every document's stored key: a query
+    of hundreds of ids looks each up in every segment (at 200,000 articles, rewriting 524 of
+    the counts index's 1,578 documents took 0.2-0.9 s by query, growing with its segments, and
+    0.05 s by scan)."""
     writer = ix.writer(timeout=timeout, **writer_args)
     try:
-        if existing:
+        if existing and scan:
+            wanted = {str(i) for i in existing}
+            reader = writer.reader()
+            try:
+                doomed = [d for d, fields in reader.iter_docs() if fields.get(key) in wanted]
+            finally:
+                reader.close()
+            for docnum in doomed:
+                writer.delete_document(docnum)
+        elif existing:
             writer.delete_by_query(Or([Term(key, str(i)) for i in sorted(existing)]))
         for chunk in chunks:
             for doc in docs(chunk):
