@@ -6,6 +6,7 @@ import threading
 import time
 
 from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from glossary.models import Change, Term
 from glossary.store import Store, last_change, record_change
@@ -63,20 +64,23 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     store.dispose()
 
 
+def _add_logged_term(session: Session, slug: str) -> int:
+    """Add a place term with its change-log row in the caller's transaction; its id."""
+    term = Term(slug=slug, name=slug.upper(), type="place")
+    session.add(term)
+    session.flush()
+    record_change(session, "term", term.id, "upsert")
+    return term.id
+
+
 def test_change_log_is_written_with_the_change_or_not_at_all(database_url):
     store = Store(database_url)
     store.migrate()
     with store.write() as session:
-        term = Term(slug="a", name="A", type="place")
-        session.add(term)
-        session.flush()
-        record_change(session, "term", term.id, "upsert")
+        _add_logged_term(session, "a")
     try:
         with store.write() as session:
-            term = Term(slug="b", name="B", type="place")
-            session.add(term)
-            session.flush()
-            record_change(session, "term", term.id, "upsert")
+            _add_logged_term(session, "b")
             raise RuntimeError("crash before commit")
     except RuntimeError:
         pass
@@ -95,11 +99,7 @@ def test_writers_that_lock_rows_and_the_change_log_in_opposite_order_both_commit
     store = Store(database_url)
     store.migrate()
     with store.write() as session:
-        term = Term(slug="a", name="A", type="place")
-        session.add(term)
-        session.flush()
-        record_change(session, "term", term.id, "upsert")
-        term_id = term.id
+        term_id = _add_logged_term(session, "a")
     row_locked = threading.Event()
     errors: list[BaseException] = []
 
