@@ -169,10 +169,16 @@ def login(page: object, token: str) -> None:
     page.wait_for_url(re.compile(r"/editor/"))
 
 
+def open_search(page: object) -> None:
+    """Open the search page and wait for the box to take focus: the browser applies `autofocus`
+    after the page loads, and keys typed before that are lost."""
+    page.goto("/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+
+
 def test_misspelled_name_suggestion_term_article_hover_card(page: object) -> None:
     """Type a misspelled name, pick a suggestion by keyboard, follow a citing article, hover."""
-    page.goto("/")
-    assert page.evaluate("document.activeElement.id") == "q"  # the box has focus
+    open_search(page)  # the box has focus
     page.keyboard.type("Minstry of Socail", delay=30)
     option = page.locator("#q-suggestions li[role=option]").first
     option.wait_for()
@@ -218,7 +224,7 @@ def test_stale_suggestions_are_dropped(page: object, live: dict) -> None:
             route.continue_()
 
     page.route("**/api/suggest?*", slow_first)
-    page.goto("/")
+    open_search(page)
     page.keyboard.type("Py")
     page.wait_for_timeout(400)
     page.keyboard.type("ongs")
@@ -232,7 +238,7 @@ def test_stale_suggestions_are_dropped(page: object, live: dict) -> None:
 
 def test_suggestions_show_the_alias_and_the_preferred_name(page: object) -> None:
     """A former name suggests its term as "alias → preferred name"."""
-    page.goto("/")
+    open_search(page)
     page.keyboard.type("People's Secu")
     option = page.locator("#q-suggestions li[role=option]").first
     option.wait_for()
@@ -322,7 +328,7 @@ def test_payloads_render_as_text(page: object) -> None:
     assert "<script>" in page.inner_text("ol.hits")
     page.goto("/terms/hostile-test-term")
     assert "<script>" in page.inner_text("h1")
-    page.goto("/")
+    open_search(page)
     page.keyboard.type("Hostile")
     page.locator("#q-suggestions li").first.wait_for()
     assert "<script>" in page.inner_text("#q-suggestions")
