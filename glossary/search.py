@@ -71,6 +71,7 @@ from glossary.search_schema import (
     has_hangul,
     has_phrase,
     norm_token,
+    pair_bits,
     prose_words,
     romkey,
     term_document,
@@ -1614,6 +1615,9 @@ class _Matches:
                 matched = np.sort(np.array(self.columns.dated(lo, hi), dtype=np.int64))
             for ids in excluded:
                 matched = matched[~_mask(size, ids)[matched]]
+            pairs = [word_hashes(t) for t in parsed.include if len(t) > 1]
+            if pairs and len(matched):
+                matched = _PairFilters.of(searcher).narrow(matched, pairs)
             self.docnums = matched
         self.scores = self._scores(searcher, leaves, parsed, weighted) if weighted else None
         phrases = ([word_hashes(t) for t in parsed.include if len(t) > 1],
@@ -1851,6 +1855,59 @@ class _Phrases:
         return all(has_phrase(sequence, p) for p in self.include) and not any(
             has_phrase(sequence, p) for p in self.exclude
         )
+
+
+class _PairFilters:
+    """The Bloom filters of adjacent word pairs of an articles searcher's documents (the
+    "pairs" column), one array per segment over a memory map of its file."""
+
+    def __init__(self, searcher: object) -> None:
+        self.segments = [(offset, _signatures(r)) for r, offset in _leaves(searcher)]
+        self.offsets = np.array([offset for offset, _ in self.segments], dtype=np.int64)
+
+    @staticmethod
+    def of(searcher: object) -> _PairFilters:
+        """The filters of a searcher, read once per searcher."""
+        return _per_searcher("pair-filters", searcher, _PairFilters)
+
+    def narrow(self, docnums: np.ndarray, phrases: list[bytes]) -> np.ndarray:
+        """The docnums (ascending) whose filters may hold every pair of every phrase."""
+        keep = np.ones(len(docnums), dtype=bool)
+        segment_of = np.searchsorted(self.offsets, docnums, side="right") - 1
+        for i, (offset, signatures) in enumerate(self.segments):
+            lo, hi = np.searchsorted(segment_of, (i, i + 1))
+            if lo == hi:
+                continue
+            local = docnums[lo:hi] - offset
+            part = keep[lo:hi]
+            past = local >= len(signatures)  # written as the column's default: no pairs
+            part[past] = False
+            local = np.where(past, 0, local)
+            nbits = signatures.shape[1] * 8
+            for bit in np.unique(np.concatenate([pair_bits(p, nbits) for p in phrases])):
+                part &= (signatures[local, bit >> 3] & (1 << (bit & 7))) != 0
+        return docnums[keep]
+
+
+def _signatures(segreader: object) -> np.ndarray:
+    """A segment's pair filters as a (documents, bytes) array; documents past its end have
+    none (the column's default)."""
+    if not segreader.has_column("pairs"):
+        return np.zeros((0, 1), dtype=np.uint8)
+    column = segreader.column_reader("pairs")
+    raw = column.raw_column() if hasattr(column, "raw_column") else column
+    width, count = raw._fixedlen, raw._count
+    try:
+        fd, base = raw._dbfile.file.fileno(), raw._basepos
+        start = base - base % mmap.ALLOCATIONGRANULARITY
+        if not count:
+            return np.zeros((0, width), dtype=np.uint8)
+        mapped = mmap.mmap(fd, base - start + count * width, offset=start,
+                           access=mmap.ACCESS_READ)  # fmt: skip
+        flat = np.frombuffer(mapped, dtype=np.uint8, count=count * width, offset=base - start)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # not a plain file
+        flat = np.frombuffer(b"".join(raw[d] for d in range(count)), dtype=np.uint8)
+    return flat.reshape(count, width)
 
 
 def _sequence_readers(searcher: object) -> list[tuple[int, object]]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocReader
-from whoosh.columns import VarBytesColumn
+from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, FieldType, Schema
 from whoosh.formats import Existence
 from whoosh.lang.porter import stem
@@ -29,7 +30,7 @@ from glossary.text import fold, label_variants
 FOLD_IMPL = hashlib.sha256(Path(_text.__file__).read_bytes()).hexdigest()[:10]
 
 # Bump when analysis or fields change: an index built by another version is rebuilt at start-up.
-SCHEMA_VERSION = f"13/{FOLD_IMPL}"
+SCHEMA_VERSION = f"14/{FOLD_IMPL}"
 
 _APOS = "'\u2018\u2019\u02bc\u02bb`\u00b4"
 WORD_PATTERN = rf"[^\W_]+(?:[{_APOS}][^\W_]+)*"
@@ -247,6 +248,9 @@ def articles_schema() -> Schema:
         # adjacent word pairs, which was three quarters of the index and of its writing time:
         # nearly every pair is a term of its own.
         sequence=COLUMN(VarBytesColumn()),
+        # A Bloom filter of the adjacent word pairs (see pair_signature): a quoted phrase's
+        # words are checked in order only in the documents whose filter may hold its pairs.
+        pairs=COLUMN(FixedBytesColumn(SIGNATURE_BITS // 8)),
         source=ID(stored=True, sortable=True),
         date=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False),
         published=STORED(),
@@ -424,6 +428,35 @@ def word_hashes(tokens: list[str]) -> bytes:
     return out.tobytes()
 
 
+# A field of every adjacent pair was three quarters of the index, and a field of pairs hashed
+# into 2^16 keys still tripled the time to write it (a posting per pair). A Bloom filter of each
+# article's pairs, 2 bits a pair in SIGNATURE_BITS, costs one column value per article instead.
+# With the 110 analyzed words of an average article, one bit in ten is set, so a pair an article
+# lacks passes its filter once in a hundred: a phrase whose words are common but rarely side by
+# side is checked in a few hundred of the articles that have both words, not tens of thousands.
+SIGNATURE_BITS = 2048
+
+
+def pair_bits(sequence: bytes, nbits: int) -> np.ndarray:
+    """The filter bits (0 <= bit < nbits, a power of two) of the adjacent pairs in
+    word_hashes() bytes: two for each pair."""
+    hashes = np.frombuffer(sequence, dtype="<u4").astype(np.uint64)
+    if len(hashes) < 2:
+        return np.zeros(0, dtype=np.int64)
+    mixed = ((hashes[:-1] * 0x9E3779B1) ^ hashes[1:]) & 0xFFFFFFFF
+    shift = nbits.bit_length() - 1
+    return np.concatenate((mixed & (nbits - 1), (mixed >> shift) & (nbits - 1))).astype(np.int64)
+
+
+def pair_signature(sequence: bytes, nbits: int | None = None) -> bytes:
+    """The Bloom filter of the adjacent pairs in word_hashes() bytes: nbits // 8 bytes, bit i
+    of the filter is bit i % 8 of byte i // 8."""
+    nbits = nbits or SIGNATURE_BITS
+    bits = np.zeros(nbits, dtype=bool)
+    bits[pair_bits(sequence, nbits)] = True
+    return np.packbits(bits, bitorder="little").tobytes()
+
+
 def has_phrase(sequence: bytes, phrase: bytes) -> bool:
     """Whether the word_hashes of a phrase are in the word_hashes of a text."""
     i = sequence.find(phrase)
@@ -445,12 +478,14 @@ def article_document(row: ArticleRow) -> dict:
     title = row.title or ""
     tokens = prose_words(f"{title}\n{row.text}")
     slugs = sorted({slug for slug, _, _ in row.cited})
+    sequence = word_hashes(tokens)
     return {
         "aid": str(row.id),
         "title": bm25_weights(prose_words(title), AVERAGE_TITLE_WORDS),
         "_stored_title": title,
         "text": bm25_weights(tokens),
-        "sequence": word_hashes(tokens),
+        "sequence": sequence,
+        "pairs": pair_signature(sequence),
         "source": row.source or "",
         "date": int(date.strftime("%Y%m%d")) if date else 0,
         "published": date.isoformat() if date else None,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
-from glossary import search
+from glossary import search, search_schema
 from glossary.models import Article, Definition, Label, Mention, Term
 from glossary.search_schema import fold
 from glossary.store import Store, record_change
@@ -528,16 +528,40 @@ def test_queries_over_a_large_index_are_bounded(
         elapsed = time.monotonic() - started
         assert results.total == 2000 and len(results.hits) == 20
         assert elapsed < 1.0, (q, elapsed)
-    # Every article has the word, none has it twice running: each one is checked for the phrase.
-    results = search.search_articles(st_, path, '"korea korea"')
-    assert (results.total, results.hits, results.partial) == (0, [], False)
+    # Every article has both words, none has them side by side: the count is exact, not an
+    # estimate from checking a sample of the 2,000 articles that have both words.
+    for phrase in ('"korea korea"', '"people korea"', '"army party"'):
+        results = search.search_articles(st_, path, phrase)
+        assert (results.total, results.hits, results.partial, results.total_exact) == (
+            0, [], False, True
+        ), phrase  # fmt: skip
+    # Every article has this one: the first 800 found in order are checked, the count estimated.
+    results = search.search_articles(st_, path, '"korea party people"')
+    assert (results.total, len(results.hits), results.total_exact) == (2000, 20, False)
     monkeypatch.setattr(search, "TIME_LIMIT", 0.0)
     started = time.monotonic()
     results = search.search_articles(st_, path, "korea people")
     assert results.partial
     assert time.monotonic() - started < 1.0
-    results = search.search_articles(st_, path, '"korea korea"')  # the phrase check stops at once
+    results = search.search_articles(st_, path, '"korea party people"')  # checks stop at once
     assert results.partial and results.hits == []
+
+
+def test_phrases_sharing_a_pair_key_are_told_apart(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every adjacent pair hashed to one of two keys, phrases still find exactly the
+    articles that have them (the key narrows the candidates; the word sequence decides)."""
+    monkeypatch.setattr(search_schema, "SIGNATURE_BITS", 8)
+    path = tmp_path / "index-two-keys"
+    search.reindex(store, path)
+    for q in ('"Ministry of State Security"', '"security ministry"', '"state social"'):
+        baseline = article_ids(search.search_articles(store, path, q.strip('"')))
+        found = search.search_articles(store, path, q)
+        assert found.total_exact and set(article_ids(found)) <= set(baseline), q
+    phrase = search.search_articles(store, path, '"Ministry of State Security"')
+    assert [h.title for h in phrase.hits] == ["Border arrests in Sinuiju"]
+    assert search.search_articles(store, path, '"state social"').total == 0
 
 
 def test_article_search_on_an_index_without_articles(empty_app) -> None:  # noqa: ANN001
