@@ -35,7 +35,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.collectors import TimeLimit, WrappingCollector
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
@@ -1617,7 +1617,7 @@ class _Matches:
                 matched = matched[~_mask(size, ids)[matched]]
             pairs = [word_hashes(t) for t in parsed.include if len(t) > 1]
             if pairs and len(matched):
-                matched = _PairFilters.of(searcher).narrow(matched, pairs)
+                matched = _narrow_to_pairs(searcher, matched, pairs)
             self.docnums = matched
         self.scores = self._scores(searcher, leaves, parsed, weighted) if weighted else None
         phrases = ([word_hashes(t) for t in parsed.include if len(t) > 1],
@@ -1846,97 +1846,133 @@ class _Phrases:
 
     def __init__(self, searcher: object, include: list[bytes], exclude: list[bytes]) -> None:
         self.include, self.exclude = include, exclude
-        self.segments = _per_searcher("sequences", searcher, _sequence_readers)
+        self.segments = _segment_maps(searcher)
         self.offsets = [offset for offset, _ in self.segments]
 
     def __call__(self, docnum: int) -> bool:
-        offset, reader = self.segments[bisect.bisect_right(self.offsets, docnum) - 1]
-        sequence = reader[docnum - offset]
+        offset, maps = self.segments[bisect.bisect_right(self.offsets, docnum) - 1]
+        sequence = maps.sequence(docnum - offset)
         return all(has_phrase(sequence, p) for p in self.include) and not any(
             has_phrase(sequence, p) for p in self.exclude
         )
 
 
-class _PairFilters:
-    """The Bloom filters of adjacent word pairs of an articles searcher's documents (the
-    "pairs" column), one array per segment over a memory map of its file."""
-
-    def __init__(self, searcher: object) -> None:
-        self.segments = [(offset, _signatures(r)) for r, offset in _leaves(searcher)]
-        self.offsets = np.array([offset for offset, _ in self.segments], dtype=np.int64)
-
-    @staticmethod
-    def of(searcher: object) -> _PairFilters:
-        """The filters of a searcher, read once per searcher."""
-        return _per_searcher("pair-filters", searcher, _PairFilters)
-
-    def narrow(self, docnums: np.ndarray, phrases: list[bytes]) -> np.ndarray:
-        """The docnums (ascending) whose filters may hold every pair of every phrase."""
-        keep = np.ones(len(docnums), dtype=bool)
-        segment_of = np.searchsorted(self.offsets, docnums, side="right") - 1
-        for i, (offset, signatures) in enumerate(self.segments):
-            lo, hi = np.searchsorted(segment_of, (i, i + 1))
-            if lo == hi:
-                continue
-            local = docnums[lo:hi] - offset
-            part = keep[lo:hi]
-            past = local >= len(signatures)  # written as the column's default: no pairs
-            part[past] = False
-            local = np.where(past, 0, local)
-            nbits = signatures.shape[1] * 8
-            for bit in np.unique(np.concatenate([pair_bits(p, nbits) for p in phrases])):
-                part &= (signatures[local, bit >> 3] & (1 << (bit & 7))) != 0
-        return docnums[keep]
+def _narrow_to_pairs(searcher: object, docnums: np.ndarray, phrases: list[bytes]) -> np.ndarray:
+    """The docnums (ascending) whose pair filters may hold every adjacent pair of every phrase
+    (the others lack at least one of them for certain)."""
+    segments = _segment_maps(searcher)
+    starts = np.array([offset for offset, _ in segments], dtype=np.int64)
+    bounds = np.searchsorted(docnums, np.append(starts[1:], np.iinfo(np.int64).max))
+    keep = np.ones(len(docnums), dtype=bool)
+    lo = 0
+    for (offset, maps), hi in zip(segments, bounds.tolist(), strict=True):
+        if lo < hi:
+            keep[lo:hi] = maps.may_have_pairs(docnums[lo:hi] - offset, phrases)
+        lo = hi
+    return docnums[keep]
 
 
-def _signatures(segreader: object) -> np.ndarray:
-    """A segment's pair filters as a (documents, bytes) array; documents past its end have
-    none (the column's default)."""
-    if not segreader.has_column("pairs"):
-        return np.zeros((0, 1), dtype=np.uint8)
-    column = segreader.column_reader("pairs")
-    raw = column.raw_column() if hasattr(column, "raw_column") else column
-    width, count = raw._fixedlen, raw._count
+_NUMPY_CODES = {"B": ">u1", "H": ">u2", "I": ">u4", "L": ">u8", "Q": ">u8",
+                "b": ">i1", "h": ">i2", "i": ">i4", "l": ">i8", "q": ">i8"}  # fmt: skip
+
+
+class _SegmentMaps:
+    """One segment's word sequences and pair filters (its "sequence" and "pairs" columns), read
+    through memory maps of their files: the pages are the page cache's, shared by the workers,
+    and a searcher opened after a sync reuses the maps of the segments it shares with the last
+    one. (whoosh's column reader derived a segment's offsets a document at a time in Python,
+    about a millisecond per thousand articles, again in every new searcher, and then read each
+    sequence with a seek and a buffered read.)"""
+
+    def __init__(self, segreader: object) -> None:
+        doccount = segreader.doc_count_all()
+        self.words = _column_bytes(segreader, "sequence")
+        offsets, lengths = _var_bytes_index(self.words, doccount)
+        self.offsets, self.lengths = array("q", offsets.tobytes()), array("q", lengths.tobytes())
+        width = segreader.schema["pairs"].column_type._fixedlen
+        pairs = _column_bytes(segreader, "pairs")
+        count = min(len(pairs) // width, doccount)  # later documents: the default, no pairs
+        self.pairs = np.frombuffer(pairs, dtype=np.uint8, count=count * width).reshape(count, width)
+
+    def sequence(self, docnum: int) -> bytes:
+        """A document's word_hashes()."""
+        start = self.offsets[docnum]
+        return self.words[start : start + self.lengths[docnum]]
+
+    def may_have_pairs(self, docnums: np.ndarray, phrases: list[bytes]) -> np.ndarray:
+        """For each docnum of the segment, whether its filter has the bits of every pair."""
+        filters = self.pairs
+        inside = docnums < len(filters)
+        rows = np.where(inside, docnums, 0)
+        keep = inside.copy()
+        nbits = filters.shape[1] * 8
+        for bit in np.unique(np.concatenate([pair_bits(p, nbits) for p in phrases])).tolist():
+            keep &= (filters[rows, bit >> 3] & (1 << (bit & 7))) != 0
+        return keep
+
+
+_MAPS: dict[tuple[str, str], _SegmentMaps] = {}
+_MAPS_LOCK = threading.Lock()
+
+
+def _segment_maps(searcher: object) -> list[tuple[int, _SegmentMaps]]:
+    """The maps of each segment of an articles searcher, with its first document number."""
+
+    def build(searcher: object) -> list[tuple[int, _SegmentMaps]]:
+        out = []
+        for segreader, offset in _leaves(searcher):
+            key = _segment_key(segreader)
+            maps = _MAPS.get(key)
+            if maps is None:
+                maps = _SegmentMaps(segreader)
+                with _MAPS_LOCK:
+                    if len(_MAPS) > 256:
+                        _MAPS.clear()
+                    _MAPS[key] = maps
+            out.append((offset, maps))
+        return out
+
+    return _per_searcher("segment-maps", searcher, build)
+
+
+def _column_bytes(segreader: object, field: str) -> bytes | mmap.mmap:
+    """The bytes of a segment's column file: a read-only memory map when the segment is a
+    folder's files (as this service writes them), else a copy."""
+    storage = segreader.storage()
+    name = W3Codec.column_filename(segreader.segment(), field)
+    folder = getattr(storage, "folder", None)
+    if folder and os.path.exists(os.path.join(folder, name)):
+        with open(os.path.join(folder, name), "rb") as fh:
+            if not os.fstat(fh.fileno()).st_size:
+                return b""
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if not storage.file_exists(name):
+        return b""
+    column = storage.open_file(name)
     try:
-        fd, base = raw._dbfile.file.fileno(), raw._basepos
-        start = base - base % mmap.ALLOCATIONGRANULARITY
-        if not count:
-            return np.zeros((0, width), dtype=np.uint8)
-        mapped = mmap.mmap(fd, base - start + count * width, offset=start,
-                           access=mmap.ACCESS_READ)  # fmt: skip
-        flat = np.frombuffer(mapped, dtype=np.uint8, count=count * width, offset=base - start)
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # not a plain file
-        flat = np.frombuffer(b"".join(raw[d] for d in range(count)), dtype=np.uint8)
-    return flat.reshape(count, width)
+        return column.read()
+    finally:
+        column.close()
 
 
-def _sequence_readers(searcher: object) -> list[tuple[int, object]]:
-    return [(offset, _sequences(r)) for r, offset in _leaves(searcher)]
-
-
-class _Sequences:
-    """The word sequences of a segment's documents, each read with one pread: whoosh's column
-    reader took 8 us a document through its wrappers (a seek, a buffered read and a
-    translation), most of the time of a phrase whose words are common but rarely adjacent."""
-
-    def __init__(self, fd: int, base: int, offsets: object, lengths: object) -> None:
-        self.fd, self.base, self.offsets, self.lengths = fd, base, offsets, lengths
-
-    def __getitem__(self, docnum: int) -> bytes:
-        length = self.lengths[docnum]
-        if not length:
-            return b""
-        return os.pread(self.fd, length, self.base + self.offsets[docnum])
-
-
-def _sequences(segreader: object) -> object:
-    column = segreader.column_reader("sequence")
-    raw = column.raw_column() if hasattr(column, "raw_column") else column
-    try:
-        fd = raw._dbfile.file.fileno()
-        return _Sequences(fd, raw._basepos, raw._offsets, raw._lengths)
-    except (AttributeError, OSError, io.UnsupportedOperation):  # not a plain file: whoosh's way
-        return column
+def _var_bytes_index(data: bytes | mmap.mmap, doccount: int) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets and lengths of a whoosh VarBytesColumn's values: its lengths (and, for a
+    large column, offsets) are arrays at its end, big-endian, their type codes in its last
+    bytes."""
+    if not len(data) or not doccount:
+        return np.zeros(doccount, dtype=np.int64), np.zeros(doccount, dtype=np.int64)
+    last = len(data) - 1
+    code, offsets = chr(data[last]), None
+    if code == "X":  # offsets written too: "<lengths code><offsets code>X"
+        code, offsets_code = chr(data[last - 2]), chr(data[last - 1])
+        start = last - 2 - doccount * array(offsets_code).itemsize
+        offsets = np.frombuffer(data, _NUMPY_CODES[offsets_code], doccount, start)
+        last = start
+    start = last - doccount * array(code).itemsize
+    lengths = np.frombuffer(data, _NUMPY_CODES[code], doccount, start).astype(np.int64)
+    if offsets is None:
+        offsets = np.cumsum(lengths) - lengths
+    return offsets.astype(np.int64), lengths
 
 
 def _stem_matcher(include: list[list[str]]) -> Callable[[str], bool]:
