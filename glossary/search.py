@@ -25,7 +25,7 @@ import unicodedata
 import uuid
 import warnings
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -104,6 +104,8 @@ MAX_QUERY_CHARS = 1000
 MAX_TERM_WORDS = 10
 MAX_ARTICLE_CLAUSES = 24
 FACET_SAMPLE = 500  # article facets count at most this many matches (evenly spread) and scale up
+POSTINGS_CACHE_MIN = 1024  # posting lists this long (in one segment) are kept decoded ...
+POSTINGS_CACHE_BYTES = 48 << 20  # ... up to this many bytes per worker
 PHRASE_CHECKS = 800  # candidates checked for quoted phrases; past this, the count is estimated
 TERM_STOP = frozenset("a an and at by for from in of on or the to with".split())
 POPULARITY = 0.08
@@ -822,6 +824,9 @@ def close_searchers() -> None:
             searcher.close()
     _searchers.open = {}
     _searchers.caches = {}
+    _POSTINGS.clear()
+    with _MAPS_LOCK:
+        _MAPS.clear()
 
 
 # Segments are read through open files: close the main thread's rather than leave them to the
@@ -1796,11 +1801,28 @@ def _postings(leaves: list[tuple[object, int]], field: str, text: str) -> _Posti
 def _segment_postings(
     segreader: object, offset: int, field: str, text: str, ids: list, weights: list
 ) -> None:
-    """Add a term's postings in one segment, its blocks read as whole tuples and converted at
-    once: whoosh's W3LeafMatcher otherwise decodes them one by one (pinned by
-    tests/test_whoosh_behaviour.py)."""
+    """Add a term's live postings in one segment (document numbers from offset), from the
+    worker's cache of long posting lists or decoded now."""
     if (field, text) not in segreader:
         return
+    key = (*_segment_key(segreader), field, text)
+    cached = _POSTINGS.get(key)
+    if cached is None:
+        cached = _decode_postings(segreader, field, text)
+        _POSTINGS.put(key, cached)
+    found, found_weights = cached
+    if segreader.segment().has_deletions():
+        deleted = np.fromiter(segreader.segment().deleted_docs(), dtype=np.int64)
+        live = ~np.isin(found, deleted)
+        found, found_weights = found[live], found_weights[live]
+    ids.append(np.add(found, offset, dtype=np.int64))
+    weights.append(found_weights)
+
+
+def _decode_postings(segreader: object, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings in one segment, deleted documents included: its blocks read as whole
+    tuples and converted at once (whoosh's W3LeafMatcher otherwise decodes them one by one:
+    pinned by tests/test_whoosh_behaviour.py)."""
     m = segreader.postings(field, text)
     if isinstance(m, FilterMatcher):  # the segment has deletions
         m = m.child
@@ -1832,12 +1854,50 @@ def _segment_postings(
             m.next()
         found = np.array([p[0] for p in pairs], dtype=np.int64)
         found_weights = np.array([p[1] for p in pairs], dtype=np.float64)
-    if segreader.segment().has_deletions():
-        deleted = np.fromiter(segreader.segment().deleted_docs(), dtype=np.int64)
-        live = ~np.isin(found, deleted)
-        found, found_weights = found[live], found_weights[live]
-    ids.append(found + offset)
-    weights.append(found_weights)
+    return found.astype(np.int32), found_weights
+
+
+class _PostingsCache:
+    """Decoded posting lists of at least POSTINGS_CACHE_MIN documents, by segment, field and
+    word, shared by a worker's searchers (a segment never changes; deletions are applied on
+    each read), the least recently used dropped past POSTINGS_CACHE_BYTES. At 200,000 articles
+    decoding the lists of common words was more than half the time of an article search."""
+
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.used = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cached postings of a key, or None."""
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, value: tuple[np.ndarray, np.ndarray]) -> None:
+        """Keep a decoded list if it is long enough to be worth it."""
+        size = value[0].nbytes + value[1].nbytes
+        if len(value[0]) < POSTINGS_CACHE_MIN or size > POSTINGS_CACHE_BYTES // 8:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.used += size
+            while self.used > POSTINGS_CACHE_BYTES:
+                _, (ids, weights) = self.items.popitem(last=False)
+                self.used -= ids.nbytes + weights.nbytes
+
+    def clear(self) -> None:
+        """Forget everything (tests, and a worker's searchers closing)."""
+        with self.lock:
+            self.items.clear()
+            self.used = 0
+
+
+_POSTINGS = _PostingsCache()
 
 
 class _Phrases:
@@ -2000,18 +2060,25 @@ _FACET_CACHE: dict[tuple[str, str], tuple[list, list, list, list, list]] = {}
 _FACET_LOCK = threading.Lock()
 
 
-def _segment_columns(segreader: object) -> tuple[list, list, list, list, list]:
+def _segment_columns(segreader: object) -> tuple[list, list, list, list, list, np.ndarray]:
     """Per-document source, date and cited slugs of one segment, its document numbers by date
-    (oldest first, the last indexed first on a tie) and their dates (cached: segments never
-    change; deleted documents keep their values but never match)."""
+    (oldest first, the last indexed first on a tie), their dates, and the dates as an array
+    (cached: segments never change; deleted documents keep their values but never match).
+    Sources and slugs are shared strings: at 200,000 articles, a string per article and slug
+    was a sixth of a worker's memory."""
     key = _segment_key(segreader)
     cached = _FACET_CACHE.get(key)
     if cached is None:
-        sources = list(segreader.column_reader("source"))
+        names: dict[str, str] = {}
+        sources = [names.setdefault(v, v) for v in segreader.column_reader("source")]
         dates = list(segreader.column_reader("date"))
-        slugs = [tuple(b.decode().split()) for b in segreader.column_reader("slugs")]
+        slugs = [
+            tuple(names.setdefault(v, v) for v in b.decode().split())
+            for b in segreader.column_reader("slugs")
+        ]
         order = sorted(range(len(dates)), key=lambda d: (dates[d], -d))
-        cached = (sources, dates, slugs, order, [dates[d] for d in order])
+        ordered = [dates[d] for d in order]
+        cached = (sources, dates, slugs, order, ordered, np.array(dates, dtype=np.int64))
         with _FACET_LOCK:
             if len(_FACET_CACHE) > 256:
                 _FACET_CACHE.clear()
@@ -2032,14 +2099,16 @@ class _ArticleColumns:
         self.dates: list[int] = []
         self.slugs: list[tuple[str, ...]] = []
         self.segments: list[tuple[int, list[int], list[int], set[int]]] = []
+        date_arrays: list[np.ndarray] = []
         for segreader, offset in _leaves(searcher):
-            sources, dates, slugs, order, ordered_dates = _segment_columns(segreader)
+            sources, dates, slugs, order, ordered_dates, date_array = _segment_columns(segreader)
+            date_arrays.append(date_array)
             self.sources.extend(sources)  # leaf readers come in document-number order
             self.dates.extend(dates)
             self.slugs.extend(slugs)
             deleted = set(segreader.segment().deleted_docs())
             self.segments.append((offset, order, ordered_dates, deleted))
-        self.date_array = np.array(self.dates, dtype=np.int64)
+        self.date_array = np.concatenate(date_arrays) if date_arrays else np.zeros(0, np.int64)
 
     def _ranges(self, lo: int | None, hi: int | None) -> Iterator[tuple[int, list[int], set[int]]]:
         for offset, order, ordered_dates, deleted in self.segments:

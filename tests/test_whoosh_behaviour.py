@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from whoosh import index
-from whoosh.fields import ID, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, ID, TEXT, Schema
 from whoosh.query import Every, Or, Term
 
 from glossary import search
@@ -66,7 +67,13 @@ def test_refresh_from_an_empty_index(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("writer_args", [search.WRITER, search.ARTICLES_WRITER],
                          ids=["blocks of 128", "blocks of 4096"])  # fmt: skip
-def test_posting_blocks_read_directly_equal_the_matcher(tmp_path: Path, writer_args) -> None:  # noqa: ANN001
+def test_posting_blocks_read_directly_equal_the_matcher(
+    tmp_path: Path, writer_args: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postings read a block at a time, decoded now or from the worker's cache, are what
+    whoosh's matcher gives, also after more documents are deleted from a cached segment."""
+    monkeypatch.setattr(search, "POSTINGS_CACHE_MIN", 1)
+    search.close_searchers()
     ix = index.create_in(str(tmp_path), Schema(id=ID(stored=True, unique=True), w=WeightedWords()))
     for first in (0, 300):  # two segments, of several blocks or of one
         writer = ix.writer(**writer_args)
@@ -74,25 +81,51 @@ def test_posting_blocks_read_directly_equal_the_matcher(tmp_path: Path, writer_a
             words = [("common", 0.5 + n % 7 / 10)] + ([("rare", 1.0)] if n % 50 == 0 else [])
             writer.add_document(id=str(n), w=words)
         writer.commit(merge=False)
-    writer = ix.writer(**writer_args)
-    for n in (0, 5, 127, 128, 350):
-        writer.delete_by_term("id", str(n))
-    writer.commit(merge=False)
+    expected_counts = {"common": 595, "rare": 10, "absent": 0}
+    for deleted, cached in (((0, 5, 127, 128, 350), False), ((), True), ((50, 299, 300), True)):
+        writer = ix.writer(**writer_args)
+        for n in deleted:
+            writer.delete_by_term("id", str(n))
+        writer.commit(merge=False)
+        expected_counts["common"] -= len(deleted) if cached else 0
+        expected_counts["rare"] -= sum(n % 50 == 0 for n in deleted) if cached else 0
+        with ix.searcher() as searcher:
+            leaves = search._leaves(searcher)
+            assert len(leaves) == 2 and searcher.reader().has_deletions()
+            assert bool(search._POSTINGS.items) == cached
+            for word in ("common", "rare", "absent"):
+                expected: list[tuple[int, float]] = []
+                for segreader, offset in leaves:
+                    if ("w", word) in segreader:
+                        m = segreader.postings("w", word)
+                        while m.is_active():
+                            expected.append((offset + m.id(), m.weight()))
+                            m.next()
+                postings = search._postings(leaves, "w", word)
+                pairs = zip(postings.ids.tolist(), postings.weights.tolist(), strict=True)
+                assert list(pairs) == expected
+                assert len(postings) == expected_counts[word]
+    search.close_searchers()
+
+
+@pytest.mark.parametrize("documents", [10, 40_000])  # whoosh writes offsets past 32,768
+def test_word_sequence_offsets_read_like_whoosh(tmp_path: Path, documents: int) -> None:
+    """The offsets and lengths of a variable-length column, read from its file's tail, are
+    whoosh's own (empty values and a column with stored offsets included)."""
+    ix = index.create_in(str(tmp_path), Schema(id=ID(), seq=COLUMN(VarBytesColumn())))
+    writer = ix.writer(**search.ARTICLES_WRITER)
+    for n in range(documents):
+        writer.add_document(id=str(n), seq=b"ab" * (n % 5) + b"c" * (n % 3))
+    writer.commit()
     with ix.searcher() as searcher:
-        leaves = search._leaves(searcher)
-        assert len(leaves) == 2 and searcher.reader().has_deletions()
-        for word in ("common", "rare", "absent"):
-            expected: list[tuple[int, float]] = []
-            for segreader, offset in leaves:
-                if ("w", word) in segreader:
-                    m = segreader.postings("w", word)
-                    while m.is_active():
-                        expected.append((offset + m.id(), m.weight()))
-                        m.next()
-            postings = search._postings(leaves, "w", word)
-            pairs = zip(postings.ids.tolist(), postings.weights.tolist(), strict=True)
-            assert list(pairs) == expected
-            assert len(postings) == {"common": 595, "rare": 10, "absent": 0}[word]
+        ((segreader, _),) = search._leaves(searcher)
+        whoosh_reader = segreader.column_reader("seq")
+        data = search._column_bytes(segreader, "seq")
+        offsets, lengths = search._var_bytes_index(data, documents)
+        for n in (0, 1, 2, 3, 4, documents // 2, documents - 1):
+            start, size = int(offsets[n]), int(lengths[n])
+            assert bytes(data[start : start + size]) == whoosh_reader[n], n
+        assert int(lengths.sum()) == sum(len(v) for v in whoosh_reader)
 
 
 @pytest.fixture
