@@ -310,17 +310,30 @@ def test_article_search(indexed, client):
     assert_problem(client.get("/api/articles/search?sort=random"), 422)
 
 
-def test_article_search_says_when_its_total_is_estimated(indexed, client, monkeypatch):
+def test_article_search_says_when_its_total_is_estimated(
+    indexed, client, runner, monkeypatch, tmp_path
+):
     """A phrase with more candidates than are checked one by one has its total estimated."""
     from glossary import search
 
-    phrase = '/api/articles/search?q="Pyongyang+Pyongyang"'  # two candidates, no match
+    folder = tmp_path / "customs"
+    folder.mkdir()
+    for n in (1, 2, 3):
+        (folder / f"customs-{n}.md").write_text(
+            f"---\ntitle: Customs report {n}\ndate: 2023-0{n}-01\n---\n"
+            f"Trucks waited at the Sinuiju customs office for the {n}th day.\n",
+            encoding="utf-8",
+        )
+    result = runner.invoke(args=["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    phrase = '/api/articles/search?q="customs+office"'
     exact = client.get(phrase).get_json()
-    assert (exact["total"], exact["total_exact"]) == (0, True)
+    assert (exact["total"], exact["total_exact"]) == (3, True)
     assert exact["facets"]["approximate"] is False
     monkeypatch.setattr(search, "PHRASE_CHECKS", 1)
     estimated = client.get(phrase + "+-zzz").get_json()  # another query: not the one kept
     assert estimated["total_exact"] is False and estimated["facets"]["approximate"] is True
+    assert len(estimated["items"]) == 3  # the page itself is checked, not estimated
 
 
 def test_candidates(client):
