@@ -1979,20 +1979,29 @@ def _segment_maps(searcher: object) -> list[tuple[int, _SegmentMaps]]:
     """The maps of each segment of an articles searcher, with its first document number."""
 
     def build(searcher: object) -> list[tuple[int, _SegmentMaps]]:
-        out = []
+        out, keys = [], set()
         for segreader, offset in _leaves(searcher):
             key = _segment_key(segreader)
             maps = _MAPS.get(key)
             if maps is None:
                 maps = _SegmentMaps(segreader)
                 with _MAPS_LOCK:
-                    if len(_MAPS) > 256:
-                        _MAPS.clear()
                     _MAPS[key] = maps
             out.append((offset, maps))
+            keys.add(key)
+        _keep_only(_MAPS, _MAPS_LOCK, keys)
         return out
 
     return _per_searcher("segment-maps", searcher, build)
+
+
+def _keep_only(cache: dict, lock: threading.Lock, keys: set) -> None:
+    """Forget the segments the newest searcher no longer has (merged away, or of an older
+    generation): searchers still open keep what they use, and the memory, and the space of
+    the deleted files a map holds, is freed when they close."""
+    with lock:
+        for key in [k for k in cache if k not in keys]:
+            del cache[key]
 
 
 def _column_bytes(segreader: object, field: str) -> bytes | mmap.mmap:
@@ -2080,8 +2089,6 @@ def _segment_columns(segreader: object) -> tuple[list, list, list, list, list, n
         ordered = [dates[d] for d in order]
         cached = (sources, dates, slugs, order, ordered, np.array(dates, dtype=np.int64))
         with _FACET_LOCK:
-            if len(_FACET_CACHE) > 256:
-                _FACET_CACHE.clear()
             _FACET_CACHE[key] = cached
     return cached
 
@@ -2100,7 +2107,9 @@ class _ArticleColumns:
         self.slugs: list[tuple[str, ...]] = []
         self.segments: list[tuple[int, list[int], list[int], set[int]]] = []
         date_arrays: list[np.ndarray] = []
-        for segreader, offset in _leaves(searcher):
+        leaves = _leaves(searcher)
+        _keep_only(_FACET_CACHE, _FACET_LOCK, {_segment_key(r) for r, _ in leaves})
+        for segreader, offset in leaves:
             sources, dates, slugs, order, ordered_dates, date_array = _segment_columns(segreader)
             date_arrays.append(date_array)
             self.sources.extend(sources)  # leaf readers come in document-number order

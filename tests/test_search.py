@@ -571,3 +571,20 @@ def test_article_search_on_an_index_without_articles(empty_app) -> None:  # noqa
         response = client.get("/api/articles/search", query_string={"q": q})
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["items"] == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+def test_replaced_index_files_are_not_held_open(store: Store, index_dir: Path) -> None:
+    """After a rebuild swaps in a new generation, a worker's next phrase search lets go of the
+    old generation's files (their disk space is freed, not held by memory maps)."""
+
+    def deleted_maps() -> list[str]:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+        return [line for line in lines if str(index_dir) in line and "(deleted)" in line]
+
+    for _ in range(3):  # a rebuild keeps the generation before the live one, drops older ones
+        assert search.search_articles(store, index_dir, '"State Security"').total == 1
+        search.reindex(store, index_dir)
+    assert search.search_articles(store, index_dir, '"State Security"').total == 1
+    assert len(list(index_dir.glob("gen-*"))) == 2
+    assert deleted_maps() == []
