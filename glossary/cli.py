@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -426,10 +427,37 @@ def restore_command(file: str, yes: bool) -> None:
     )
 
 
+def _needs_schema(command: click.Command) -> click.Command:
+    """The command, refusing with what to do when the database is not initialized or not
+    migrated (instead of a traceback per article)."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _needs_schema(sub)
+        return command
+    callback = command.callback
+    if getattr(callback, "needs_schema", False):  # already wrapped by another app
+        return command
+
+    @functools.wraps(callback)
+    @with_appcontext
+    def checked(*args: object, **kwargs: object) -> object:
+        problem = get_store().schema_problem()
+        if problem:
+            raise click.ClickException(problem)
+        return callback(*args, **kwargs)
+
+    checked.needs_schema = True
+    command.callback = checked
+    return command
+
+
 def init_app(app: Flask) -> None:
-    """Register the commands on the app's CLI."""
+    """Register the commands on the app's CLI (all but init, restore and serve need an
+    initialized database)."""
+    app.cli.add_command(init_command)
+    app.cli.add_command(restore_command)
+    app.cli.add_command(serve_command)
     for command in (
-        init_command,
         ingest_command,
         import_command,
         export_command,
@@ -438,8 +466,6 @@ def init_app(app: Flask) -> None:
         reindex_command,
         sync_command,
         token_group,
-        serve_command,
         backup_command,
-        restore_command,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(_needs_schema(command))

@@ -3,6 +3,7 @@ change log that every write records in its own transaction."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -17,8 +18,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, abort, current_app, g, request
 from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from glossary.models import Change
@@ -78,6 +82,24 @@ class Store:
             cfg.set_main_option("script_location", str(MIGRATIONS))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def schema_problem(self) -> str | None:
+        """None when the database is at the newest migration, else what to do about it (a
+        database nobody ran `init` on, or one an older release left)."""
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            return f"cannot read the database ({type(exc).__name__}): check GLOSSARY_DATABASE_URL"
+        head = _head_revision()
+        if current == head:
+            return None
+        if current is None:
+            return "the database has no glossary tables yet: run `python -m glossary init`"
+        return (
+            f"the database is at migration {current} and this release needs {head}: "
+            "run `python -m glossary init` to migrate it"
+        )
 
     def term_seq(self) -> int:
         """The change-log sequence of the newest term change, cheaply: exact for every change
@@ -229,6 +251,13 @@ def last_change(session: Session, entity: str | None = None) -> int:
     return session.scalar(query) or 0
 
 
+@functools.cache
+def _head_revision() -> str | None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
 def get_store(app: Flask | None = None) -> Store:
     """The application's store."""
     return (app or current_app).extensions["glossary.store"]
@@ -252,3 +281,33 @@ def init_app(app: Flask) -> None:
     """Attach the store to the app and close sessions after each request."""
     app.extensions["glossary.store"] = Store(app.config["DATABASE_URL"])
     app.teardown_appcontext(close_session)
+    app.before_request(_refuse_until_initialized)
+
+
+SCHEMA_RECHECK = 2.0  # seconds between checks while the database is not initialized
+
+
+def schema_problem(app: Flask | None = None) -> str | None:
+    """What keeps the service from using its database (None: nothing), checked at most every
+    SCHEMA_RECHECK seconds until the database is ready, then never again."""
+    app = app or current_app
+    state = app.extensions.setdefault("glossary.schema", {"ok": False, "checked": None})
+    if state["ok"]:
+        return None
+    now = time.monotonic()
+    if state["checked"] is None or now - state["checked"] >= SCHEMA_RECHECK:
+        problem = get_store(app).schema_problem()
+        if problem and problem != state.get("problem"):
+            log.error("not serving from the database: %s", problem)
+        state.update(ok=problem is None, checked=now, problem=problem)
+    return state["problem"]
+
+
+def _refuse_until_initialized() -> None:
+    """Answer 503 with what to do, instead of a 500 for every query, while the database is not
+    initialized (the health check answers, and says so)."""
+    if request.endpoint in ("views.healthz", "static"):
+        return
+    problem = schema_problem()
+    if problem:
+        abort(503, description=problem)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, aliased
 
 from glossary import apischemas, catalog, search
 from glossary.models import TERM_TYPES, Article, Term
-from glossary.store import get_session, get_store
+from glossary.store import get_session, get_store, schema_problem
 from glossary.text import fold
 
 bp = Blueprint("views", __name__)
@@ -225,15 +225,19 @@ def healthz() -> tuple[Response, int]:
     """Whether the database and the indexes answer, with counts of terms and articles."""
     body = {"status": "ok", "database": "ok", "index": "unknown", "terms": 0, "articles": 0,
             "worker": os.getpid()}  # fmt: skip
-    try:
-        session = get_session()
-        body["terms"] = session.scalar(
-            select(func.count(Term.id)).where(Term.status == "published")
-        )
-        body["articles"] = session.scalar(select(func.count(Article.id)))
-    except SQLAlchemyError as exc:
-        log.warning("health check: database unreachable: %s", exc)
-        body["status"], body["database"] = "error", "unreachable"
+    problem = schema_problem()
+    if problem:
+        body.update(status="error", database="not initialized", detail=problem)
+    else:
+        try:
+            session = get_session()
+            body["terms"] = session.scalar(
+                select(func.count(Term.id)).where(Term.status == "published")
+            )
+            body["articles"] = session.scalar(select(func.count(Article.id)))
+        except SQLAlchemyError as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            body["status"], body["database"] = "error", "unreachable"
     try:
         from glossary.search import index_status
 

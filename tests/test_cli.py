@@ -285,3 +285,36 @@ def test_reimport_with_changed_labels_updates_and_rematches(app, tmp_path):
         }
     # The label added after ingest now finds its mention in the old article.
     assert "National Price Review Office" in surfaces
+
+
+def test_a_database_nobody_initialized(tmp_path, database_url, monkeypatch):
+    """Commands and pages on a database `init` never ran on say to run it (exit 1, 503, no
+    traceback), and the service serves as soon as it has run."""
+    from glossary import create_app, store
+    from tests.conftest import app_config
+
+    monkeypatch.setattr(store, "SCHEMA_RECHECK", 0.0)
+    app = create_app(app_config(tmp_path, database_url))
+    runner = app.test_cli_runner()
+    for args in (
+        ["ingest", str(DATA / "articles")],
+        ["import", str(DATA / "glossary.jsonl")],
+        ["lookup", "Pyongyang"],
+        ["token", "list"],
+        ["reindex"],
+        ["sync"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "no glossary tables yet: run `python -m glossary init`" in result.output, args
+        assert "Traceback" not in result.output
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["database"] == "not initialized"
+    api = client.get("/api/search?q=Pyongyang")
+    assert api.status_code == 503 and "glossary init" in api.get_json()["detail"]
+    assert client.get("/").status_code == 503
+    assert runner.invoke(args=["init"]).exit_code == 0
+    assert runner.invoke(args=["import", str(DATA / "glossary.jsonl")]).exit_code == 0
+    assert client.get("/api/terms").status_code == 200
+    assert client.get("/healthz").get_json()["terms"] == 14
