@@ -1932,8 +1932,9 @@ def _narrow_to_pairs(searcher: object, docnums: np.ndarray, phrases: list[bytes]
     return docnums[keep]
 
 
-_NUMPY_CODES = {"B": ">u1", "H": ">u2", "I": ">u4", "L": ">u8", "Q": ">u8",
-                "b": ">i1", "h": ">i2", "i": ">i4", "l": ">i8", "q": ">i8"}  # fmt: skip
+def _big_endian(typecode: str) -> np.dtype:
+    """The numpy type of a big-endian array written by whoosh with an array typecode."""
+    return np.dtype(f">{'i' if typecode.islower() else 'u'}{array(typecode).itemsize}")
 
 
 class _SegmentMaps:
@@ -2035,10 +2036,10 @@ def _var_bytes_index(data: bytes | mmap.mmap, doccount: int) -> tuple[np.ndarray
     if code == "X":  # offsets written too: "<lengths code><offsets code>X"
         code, offsets_code = chr(data[last - 2]), chr(data[last - 1])
         start = last - 2 - doccount * array(offsets_code).itemsize
-        offsets = np.frombuffer(data, _NUMPY_CODES[offsets_code], doccount, start)
+        offsets = np.frombuffer(data, _big_endian(offsets_code), doccount, start)
         last = start
     start = last - doccount * array(code).itemsize
-    lengths = np.frombuffer(data, _NUMPY_CODES[code], doccount, start).astype(np.int64)
+    lengths = np.frombuffer(data, _big_endian(code), doccount, start).astype(np.int64)
     if offsets is None:
         offsets = np.cumsum(lengths) - lengths
     return offsets.astype(np.int64), lengths
