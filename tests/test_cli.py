@@ -295,6 +295,13 @@ def test_a_database_nobody_initialized(tmp_path, database_url, monkeypatch):
 
     monkeypatch.setattr(store, "SCHEMA_RECHECK", 0.0)
     app = create_app(app_config(tmp_path, database_url))
+    try:
+        _serve_after_init(app)
+    finally:
+        app.extensions["glossary.store"].dispose()  # no connection left for the next test
+
+
+def _serve_after_init(app) -> None:
     runner = app.test_cli_runner()
     for args in (
         ["ingest", str(DATA / "articles")],
