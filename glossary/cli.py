@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from glossary import articles, auth, terms
 from glossary.config import ROOT
@@ -441,7 +442,10 @@ def _needs_schema(command: click.Command) -> click.Command:
     @functools.wraps(callback)
     @with_appcontext
     def checked(*args: object, **kwargs: object) -> object:
-        problem = get_store().schema_problem()
+        try:
+            problem = get_store().schema_problem()
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"cannot reach the database: {exc.orig or exc}") from exc
         if problem:
             raise click.ClickException(problem)
         return callback(*args, **kwargs)

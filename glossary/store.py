@@ -78,19 +78,16 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to run any number of times)."""
         with self._migrated, self.write_engine.begin() as conn:
-            cfg = AlembicConfig()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg = _alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def schema_problem(self) -> str | None:
         """None when the database is at the newest migration, else what to do about it (a
-        database nobody ran `init` on, or one an older release left)."""
-        try:
-            with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
-        except SQLAlchemyError as exc:
-            return f"cannot read the database ({type(exc).__name__}): check GLOSSARY_DATABASE_URL"
+        database nobody ran `init` on, or one an older release left); SQLAlchemyError when it
+        cannot be reached."""
+        with self.engine.connect() as conn:  # SQLAlchemyError: the database is unreachable
+            current = MigrationContext.configure(conn).get_current_revision()
         head = _head_revision()
         if current == head:
             return None
@@ -251,11 +248,15 @@ def last_change(session: Session, entity: str | None = None) -> int:
     return session.scalar(query) or 0
 
 
-@functools.cache
-def _head_revision() -> str | None:
+def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return cfg
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def get_store(app: Flask | None = None) -> Store:
@@ -288,15 +289,19 @@ SCHEMA_RECHECK = 2.0  # seconds between checks while the database is not initial
 
 
 def schema_problem(app: Flask | None = None) -> str | None:
-    """What keeps the service from using its database (None: nothing), checked at most every
-    SCHEMA_RECHECK seconds until the database is ready, then never again."""
+    """What keeps the service from using its database (None: nothing, or a database that
+    cannot be reached, which requests report as before), checked at most every SCHEMA_RECHECK
+    seconds until the database is ready, then never again."""
     app = app or current_app
     state = app.extensions.setdefault("glossary.schema", {"ok": False, "checked": None})
     if state["ok"]:
         return None
     now = time.monotonic()
     if state["checked"] is None or now - state["checked"] >= SCHEMA_RECHECK:
-        problem = get_store(app).schema_problem()
+        try:
+            problem = get_store(app).schema_problem()
+        except SQLAlchemyError:  # unreachable: the request's own query reports it
+            return None
         if problem and problem != state.get("problem"):
             log.error("not serving from the database: %s", problem)
         state.update(ok=problem is None, checked=now, problem=problem)
